@@ -1,0 +1,78 @@
+"""File writing that never leaves a half-written file, and safe model loading."""
+
+import contextlib
+import os
+import pathlib
+import tempfile
+
+from absl import logging
+
+
+@contextlib.contextmanager
+def atomic_write(path, suffix=None):
+    """Yield a temporary path beside `path`, then move it over `path`.
+
+    The move is `os.replace`, atomic on POSIX within one file system, so a
+    reader sees either the old file or the complete new one. If the body
+    raises (a full disk, a kill is not caught), the temporary file is removed
+    and the previous `path` is left untouched.
+
+    Example:
+        with atomic_write("out/figure.png") as tmp:
+            fig.savefig(tmp)
+    """
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Keep the real suffix: Keras and matplotlib pick the format from it.
+    suffix = suffix if suffix is not None else "".join(path.suffixes)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    tmp_path = pathlib.Path(tmp_name)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()
+        raise
+
+
+def write_text_atomic(path, text):
+    with atomic_write(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def load_model_safely(path, custom_objects=None, safe_mode=True):
+    """Load a `.keras` file with Keras safe mode on, with errors that name the file.
+
+    Safe mode rejects Lambda layers and other serialized Python code. Pass
+    `safe_mode=False` only for files from a source you trust.
+    """
+    import keras
+
+    # Register the package's layers and models so their names resolve.
+    import keras_cartoon.models  # noqa: F401
+
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Model file not found: {path}. Check the path. Received: path={str(path)!r}")
+    if path.suffix != ".keras":
+        raise ValueError(
+            f"Model files must be Keras v3 `.keras` archives. Received: path={str(path)!r}"
+        )
+    try:
+        return keras.models.load_model(path, custom_objects=custom_objects, safe_mode=safe_mode)
+    except ValueError as error:
+        if "safe_mode" in str(error) or "lambda" in str(error).lower():
+            raise ValueError(
+                f"Refusing to load {path}: it contains serialized Python code (for example a "
+                "Lambda layer), which could run arbitrary code. If you trust its source, "
+                "pass safe_mode=False (or --unsafe_load on the command line)."
+            ) from error
+        raise ValueError(f"Could not load model file {path}: {error}") from error
+    except Exception as error:  # zipfile.BadZipFile, h5py errors inside the archive
+        logging.debug("load_model failed for %s: %r", path, error)
+        raise ValueError(
+            f"Model file {path} is corrupt or truncated ({type(error).__name__}: {error}). "
+            "Re-export or re-download it."
+        ) from error
