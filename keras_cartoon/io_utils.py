@@ -4,6 +4,7 @@ import contextlib
 import os
 import pathlib
 import tempfile
+import zipfile
 
 from absl import logging
 
@@ -28,6 +29,10 @@ def atomic_write(path, suffix=None):
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp_path = pathlib.Path(tmp_name)
+    # mkstemp creates 0600; give the file the mode a plain open() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_path, 0o666 & ~umask)
     try:
         yield tmp_path
         os.replace(tmp_path, path)
@@ -40,6 +45,49 @@ def atomic_write(path, suffix=None):
 def write_text_atomic(path, text):
     with atomic_write(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def save_model_atomic(model, path):
+    """Save `model` to a `.keras` file; on failure keep the previous file and say so.
+
+    Raises:
+        OSError: with the path and the cause (for example "No space left on
+            device") when writing fails; the file at `path`, if any, is unchanged.
+    """
+    try:
+        with atomic_write(path) as tmp:
+            model.save(tmp)
+    except OSError as error:
+        raise OSError(
+            error.errno,
+            f"Saving the model to {path} failed ({error.strerror or error}). "
+            "The previous file, if any, is unchanged. Free disk space or choose "
+            "another --model_dir, then rerun.",
+        ) from error
+
+
+def _check_keras_archive(path):
+    """Raise a ValueError naming `path` when it is not a complete zip archive.
+
+    Keras reports a truncated archive as "File not found", which misleads, so
+    the archive is checked here first (every member's CRC is verified).
+    """
+    corrupt = ValueError(
+        f"Model file {path} is corrupt or truncated (not a complete .keras zip archive). "
+        "Re-export or re-download it."
+    )
+    if not zipfile.is_zipfile(path):
+        raise corrupt
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad_member = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise corrupt from error
+    if bad_member is not None:
+        raise ValueError(
+            f"Model file {path} is corrupt: member {bad_member!r} fails its CRC check. "
+            "Re-export or re-download it."
+        )
 
 
 def load_model_safely(path, custom_objects=None, safe_mode=True):
@@ -60,6 +108,7 @@ def load_model_safely(path, custom_objects=None, safe_mode=True):
         raise ValueError(
             f"Model files must be Keras v3 `.keras` archives. Received: path={str(path)!r}"
         )
+    _check_keras_archive(path)
     try:
         return keras.models.load_model(path, custom_objects=custom_objects, safe_mode=safe_mode)
     except ValueError as error:

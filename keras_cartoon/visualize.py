@@ -6,6 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -93,6 +94,7 @@ def plot_learning_curve(path, history, keys, title=None):
         if f"val_{key}" in history:
             val = history[f"val_{key}"]
             ax.plot(np.arange(1, len(val) + 1), val, marker="o", linestyle="--", label="validation")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_title(key)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)

@@ -19,6 +19,7 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 CARTOONSET_DIR = SHARED_DATA / "cartoonset"
 ANIME_FACES_DIR = SHARED_DATA / "anime_faces"
+SELFIE2ANIME_DIR = SHARED_DATA / "selfie2anime_anime"
 
 
 def _disable_tfds_gcs():
@@ -59,3 +60,8 @@ def cartoonset_dir():
 @pytest.fixture
 def anime_faces_dir():
     return require_dir(ANIME_FACES_DIR)
+
+
+@pytest.fixture
+def selfie2anime_dir():
+    return require_dir(SELFIE2ANIME_DIR)
