@@ -39,6 +39,10 @@ class VAEConfig:
     epochs: int = 10
     # Images in the reconstruction and sample figures.
     num_figure_images: int = 8
+    # "float32", "mixed_float16", "mixed_bfloat16" or "auto" (float16 on GPU).
+    mixed_precision: str = "float32"
+    # "default", "mirrored", "multi_worker" or "tpu".
+    strategy: str = "default"
 
 
 @dataclasses.dataclass

@@ -1,0 +1,89 @@
+"""VAE layers: posterior sampling and the residual block of the `resnet` preset.
+
+The CycleGAN layers (reflection padding, instance normalization) are in
+`cyclegan_layers.py`.
+"""
+
+import keras
+from keras import ops
+
+_PACKAGE = "keras_cartoon"
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class Sampling(keras.layers.Layer):
+    """Draw `z = z_mean + exp(z_log_var / 2) * epsilon` with `epsilon ~ N(0, I)`.
+
+    The reparameterisation trick of Kingma and Welling (2014) keeps `z`
+    differentiable in `z_mean` and `z_log_var`. The layer samples in training
+    and in inference. Callers that want the mean use `z_mean` directly.
+
+    Args:
+        seed: int or None. Seed of the layer's `keras.random.SeedGenerator`.
+            Defaults to `None`.
+    """
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs):
+        z_mean, z_log_var = inputs
+        epsilon = keras.random.normal(ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator)
+        return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"seed": self.seed})
+        return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class ResidualBlock(keras.layers.Layer):
+    """Two 3x3 convolutions with BatchNormalization and a skip connection (He et al., 2016).
+
+    Output: `inputs + bn(conv(relu(bn(conv(inputs)))))`, the shape of the
+    input, so the input must have `filters` channels.
+
+    Args:
+        filters: int. Channels of both convolutions and of the input.
+    """
+
+    def __init__(self, filters, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.conv_1 = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name="conv_1")
+        self.bn_1 = keras.layers.BatchNormalization(name="bn_1")
+        self.conv_2 = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name="conv_2")
+        self.bn_2 = keras.layers.BatchNormalization(name="bn_2")
+
+    def build(self, input_shape):
+        if input_shape[-1] != self.filters:
+            raise ValueError(
+                "ResidualBlock adds its input to its output, so the input channels must equal "
+                f"`filters`. Received: filters={self.filters}, input channels={input_shape[-1]}"
+            )
+        self.conv_1.build(input_shape)
+        self.bn_1.build(input_shape)
+        self.conv_2.build(input_shape)
+        self.bn_2.build(input_shape)
+
+    def call(self, inputs, training=None):
+        x = self.conv_1(inputs)
+        x = self.bn_1(x, training=training)
+        x = ops.relu(x)
+        x = self.conv_2(x)
+        x = self.bn_2(x, training=training)
+        return inputs + x
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"filters": self.filters})
+        return config
