@@ -25,3 +25,18 @@ def run_saving_roundtrip(model, inputs, tmp_path, call=None, atol=1e-6):
     actual = keras.ops.convert_to_numpy(call(restored, inputs))
     np.testing.assert_allclose(actual, expected, atol=atol)
     return restored
+
+
+def structured_images(num_images, size, seed=0):
+    """Make `(N, size, size, 3)` images in [-1, 1]: smooth random blobs on a gradient, structured at several scales."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:size, 0:size] / size
+    images = np.zeros((num_images, size, size, 3), dtype=np.float32)
+    for i in range(num_images):
+        for _ in range(6):
+            center = rng.uniform(0.1, 0.9, size=2)
+            radius = rng.uniform(0.05, 0.3)
+            blob = np.exp(-((rows - center[0]) ** 2 + (cols - center[1]) ** 2) / (2 * radius**2))
+            images[i] += blob[..., None] * rng.uniform(-1, 1, size=3)
+        images[i] += 0.5 * (rows - 0.5)[..., None]
+    return np.clip(images, -1, 1)
