@@ -24,7 +24,9 @@ BASELINE_ENCODER_TABLE = [
     ("encoder_bn_4", (8, 8, 32)),
     ("encoder_relu_4", (8, 8, 32)),
     ("encoder_flatten", (8 * 8 * 32,)),
+    ("z_log_var_dense", (48,)),
     ("z_mean", (48,)),
+    # Soft bound on the log-variance: 10 * tanh(x / 10), see SoftClip.
     ("z_log_var", (48,)),
     ("z", (48,)),
 ]

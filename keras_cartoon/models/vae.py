@@ -7,7 +7,7 @@ from keras import ops
 from keras_cartoon import losses
 from keras_cartoon.config import DataConfig, VAEConfig
 from keras_cartoon.kl_schedules import kl_weight_at, validate_kl_schedule
-from keras_cartoon.models.layers import ResidualBlock, Sampling
+from keras_cartoon.models.layers import ResidualBlock, Sampling, SoftClip
 from keras_cartoon.models.vae_presets import get_preset
 
 # Four stride-2 stages each way, so the image side is 16x the 2-D latent grid side.
@@ -36,7 +36,8 @@ def build_encoder(image_size, filters, num_residual_blocks, latent_dim, seed=Non
 
     # float32 under mixed precision: exp(z_log_var) and the KL overflow in float16.
     z_mean = keras.layers.Dense(latent_dim, dtype="float32", name="z_mean")(x)
-    z_log_var = keras.layers.Dense(latent_dim, dtype="float32", name="z_log_var")(x)
+    z_log_var = keras.layers.Dense(latent_dim, dtype="float32", name="z_log_var_dense")(x)
+    z_log_var = SoftClip(dtype="float32", name="z_log_var")(z_log_var)
     z = Sampling(seed=seed, dtype="float32", name="z")([z_mean, z_log_var])
     return keras.Model(images, [z_mean, z_log_var, z], name="encoder")
 
