@@ -15,7 +15,7 @@ def atomic_write(path, suffix=None):
 
     The move is `os.replace`, atomic on POSIX within one file system, so a
     reader sees either the old file or the complete new one. If the body
-    raises (a full disk, a kill is not caught), the temporary file is removed
+    raises (for example on a full disk), the temporary file is removed
     and the previous `path` is left untouched.
 
     Example:
@@ -48,7 +48,7 @@ def write_text_atomic(path, text):
 
 
 def save_model_atomic(model, path):
-    """Save `model` to a `.keras` file; on failure keep the previous file and say so.
+    """Save `model` to a `.keras` file; on failure, keep the previous file and raise OSError.
 
     Raises:
         OSError: with the path and the cause (for example "No space left on
@@ -114,7 +114,7 @@ def load_model_safely(path, custom_objects=None, safe_mode=True):
     except ValueError as error:
         if "safe_mode" in str(error) or "lambda" in str(error).lower():
             raise ValueError(
-                f"Refusing to load {path}: it contains serialized Python code (for example a "
+                f"Rejected {path}: it contains serialized Python code (for example a "
                 "Lambda layer), which could run arbitrary code. If you trust its source, "
                 "pass safe_mode=False (or --unsafe_load on the command line)."
             ) from error

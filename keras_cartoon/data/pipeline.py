@@ -150,6 +150,11 @@ def paths_dataset(
     encoded = [os.fsencode(p) for p in paths]
     dataset = tf.data.Dataset.from_tensor_slices(tf.constant(encoded, dtype=tf.string))
     dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+    # NOTE: the filter makes the cardinality unknown, and Keras 3.15 then adds
+    # one to optimizer.iterations at the end of every epoch without changing
+    # any weight (checked against a dataset of known size). Step-based
+    # schedules (KL warm-up, learning-rate decay) therefore run one step per
+    # epoch ahead.
     dataset = dataset.filter(lambda image, ok: ok)
     dataset = dataset.map(lambda image, ok: image)
 
