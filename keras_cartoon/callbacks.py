@@ -29,6 +29,17 @@ def read_history_csv(path):
     return rows
 
 
+def write_history_csv(path, history):
+    """Write `{epoch: {metric: value}}` as a CSV with one row per epoch, atomically."""
+    keys = sorted({key for row in history.values() for key in row})
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["epoch", *keys], lineterminator="\n")
+    writer.writeheader()
+    for epoch in sorted(history):
+        writer.writerow({"epoch": epoch, **history[epoch]})
+    write_text_atomic(path, buffer.getvalue())
+
+
 class VAEMonitor(keras.callbacks.Callback):
     """Refresh figures and the metric history in `model_dir` after every epoch.
 
@@ -96,13 +107,7 @@ class VAEMonitor(keras.callbacks.Callback):
             self._image_writer = None
 
     def _write_history_csv(self):
-        keys = sorted({key for row in self.history.values() for key in row})
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=["epoch", *keys], lineterminator="\n")
-        writer.writeheader()
-        for epoch in sorted(self.history):
-            writer.writerow({"epoch": epoch, **self.history[epoch]})
-        write_text_atomic(self.model_dir / "history.csv", buffer.getvalue())
+        write_history_csv(self.model_dir / "history.csv", self.history)
 
     def _write_learning_curve(self):
         epochs = sorted(self.history)

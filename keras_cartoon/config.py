@@ -43,6 +43,9 @@ class VAEConfig:
     mixed_precision: str = "float32"
     # "default", "mirrored", "multi_worker" or "tpu".
     strategy: str = "default"
+    # Mid-epoch checkpoint period in steps; None saves at epoch ends only.
+    checkpoint_every_steps: int | None = None
+    keep_checkpoints: int = 3
 
 
 @dataclasses.dataclass
@@ -68,3 +71,6 @@ class CycleGANConfig:
     # Diversity ratio below which the monitor warns about mode collapse.
     diversity_warning_threshold: float = 0.3
     num_monitor_images: int = 16
+    # Mid-epoch checkpoint period in steps; None saves at epoch ends only.
+    checkpoint_every_steps: int | None = None
+    keep_checkpoints: int = 3

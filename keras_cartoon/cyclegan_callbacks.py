@@ -144,8 +144,21 @@ class HistoryCSV(keras.callbacks.Callback):
         self.curve_keys = tuple(curve_keys)
         self.rows = []
 
+    def restore(self, history):
+        """Replace the rows with `{epoch: logs}` of the completed epochs (0-based) and rewrite the file."""
+        self.rows = [{"epoch": epoch + 1, **row} for epoch, row in sorted(history.items())]
+        self._write()
+
     def on_epoch_end(self, epoch, logs=None):
+        # A resumed run re-runs an unfinished epoch, so its row replaces any older one.
+        self.rows = [row for row in self.rows if row["epoch"] < epoch + 1]
         self.rows.append({"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}})
+        self._write()
+
+    def _write(self):
+        if not self.rows:
+            write_text_atomic(self.csv_path, "epoch\n")
+            return
         columns = list(dict.fromkeys(key for row in self.rows for key in row))
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=columns, restval="")

@@ -9,12 +9,17 @@ import dataclasses
 
 from absl import app
 from absl import flags
+from absl import logging
 
 from keras_cartoon.config import CycleGANConfig
 from keras_cartoon.config import DataConfig
 from keras_cartoon.training import cyclegan_lib
 from keras_cartoon.training.distribute import STRATEGIES
+from keras_cartoon.training.checkpointing import CheckpointMismatchError
+from keras_cartoon.training.nonfinite import NonFiniteLossError
 from keras_cartoon.training.precision import PRECISIONS
+from keras_cartoon.training.resumable import PREEMPTED_EXIT_CODE
+from keras_cartoon.training.resumable import TrainingPreempted
 
 _DEFAULTS = CycleGANConfig()
 
@@ -53,8 +58,26 @@ _DIVERSITY_WARNING_THRESHOLD = flags.DEFINE_float(
     _DEFAULTS.diversity_warning_threshold,
     "Warn about mode collapse when a direction's diversity ratio falls below this.",
 )
-_MIXED_PRECISION = flags.DEFINE_enum("mixed_precision", "float32", list(PRECISIONS), "Keras dtype policy.")
+_MIXED_PRECISION = flags.DEFINE_enum(
+    "mixed_precision", "float32", list(PRECISIONS), "Compute precision; auto: mixed_float16 on GPU, mixed_bfloat16 elsewhere."
+)
 _STRATEGY = flags.DEFINE_enum("strategy", "default", list(STRATEGIES), "tf.distribute strategy.")
+_TPU = flags.DEFINE_string("tpu", None, "TPU name or grpc:// address, with --strategy=tpu.")
+_CHECKPOINT_EVERY_STEPS = flags.DEFINE_integer(
+    "checkpoint_every_steps",
+    _DEFAULTS.checkpoint_every_steps,
+    "Also save a checkpoint every this many training steps. Unset: at epoch ends only.",
+    lower_bound=1,
+)
+_KEEP_CHECKPOINTS = flags.DEFINE_integer(
+    "keep_checkpoints", _DEFAULTS.keep_checkpoints, "Newest checkpoints kept in --model_dir/checkpoints.", lower_bound=1
+)
+
+flags.register_multi_flags_validator(
+    ["strategy", "tpu"],
+    lambda values: not values["tpu"] or values["strategy"] == "tpu",
+    message="--tpu needs --strategy=tpu.",
+)
 
 
 def main(argv):
@@ -89,8 +112,18 @@ def main(argv):
             steps_per_epoch=_STEPS_PER_EPOCH.value,
             mixed_precision=_MIXED_PRECISION.value,
             strategy=_STRATEGY.value,
+            tpu=_TPU.value,
+            checkpoint_every_steps=_CHECKPOINT_EVERY_STEPS.value,
+            keep_checkpoints=_KEEP_CHECKPOINTS.value,
             verbose=2,
         )
+    except TrainingPreempted as preempted:
+        logging.warning("%s", preempted)
+        return PREEMPTED_EXIT_CODE
+    except (NonFiniteLossError, CheckpointMismatchError) as error:
+        # Not a usage mistake: log the message without the flag help.
+        logging.error("%s", error)
+        return 1
     except ValueError as error:
         # Bad flags and bad data folders: a message, not a traceback.
         raise app.UsageError(str(error)) from error

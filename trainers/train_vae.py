@@ -6,7 +6,10 @@ Example:
         --model_dir=runs/vae_wide --preset=wide --kl_schedule=linear --center_crop=0.7
 
 Writes vae.keras, metrics.json, learning_curve.png, reconstructions.png,
-samples.png, history.csv and TensorBoard logs (logs/) to --model_dir.
+samples.png, history.csv and TensorBoard logs (logs/) to --model_dir, and
+checkpoints to --model_dir/checkpoints. Rerunning the same command resumes
+from the newest checkpoint. On SIGTERM the trainer saves a checkpoint and
+exits with status 143.
 """
 
 from absl import app, flags, logging
@@ -18,6 +21,7 @@ from keras_cartoon.losses import RECONSTRUCTION_LOSSES
 from keras_cartoon.models.vae_presets import VAE_PRESETS
 from keras_cartoon.training.distribute import STRATEGIES
 from keras_cartoon.training.precision import PRECISIONS
+from keras_cartoon.training.resumable import PREEMPTED_EXIT_CODE, TrainingPreempted
 from keras_cartoon.training.vae_lib import train_vae
 
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Folder of training images. Unset: the offline demo set.")
@@ -49,10 +53,22 @@ _CENTER_CROP = flags.DEFINE_float(
 )
 _FLIP = flags.DEFINE_bool("flip", DataConfig.flip, "Randomly flip training images left-right.")
 _MIXED_PRECISION = flags.DEFINE_enum(
-    "mixed_precision", VAEConfig.mixed_precision, list(PRECISIONS), "Compute precision; auto: float16 on GPU."
+    "mixed_precision",
+    VAEConfig.mixed_precision,
+    list(PRECISIONS),
+    "Compute precision; auto: mixed_float16 on GPU, mixed_bfloat16 elsewhere.",
 )
 _STRATEGY = flags.DEFINE_enum("strategy", VAEConfig.strategy, list(STRATEGIES), "tf.distribute strategy.")
 _TPU = flags.DEFINE_string("tpu", None, "TPU name or grpc:// address, with --strategy=tpu.")
+_CHECKPOINT_EVERY_STEPS = flags.DEFINE_integer(
+    "checkpoint_every_steps",
+    VAEConfig.checkpoint_every_steps,
+    "Also save a checkpoint every this many training steps. Unset: at epoch ends only.",
+    lower_bound=1,
+)
+_KEEP_CHECKPOINTS = flags.DEFINE_integer(
+    "keep_checkpoints", VAEConfig.keep_checkpoints, "Newest checkpoints kept in --model_dir/checkpoints.", lower_bound=1
+)
 
 flags.register_validator(
     "image_size",
@@ -99,8 +115,14 @@ def main(argv):
             mixed_precision=_MIXED_PRECISION.value,
             strategy=_STRATEGY.value,
             tpu=_TPU.value,
+            checkpoint_every_steps=_CHECKPOINT_EVERY_STEPS.value,
+            keep_checkpoints=_KEEP_CHECKPOINTS.value,
         )
+    except TrainingPreempted as preempted:
+        logging.warning("%s", preempted)
+        return PREEMPTED_EXIT_CODE
     except (ValueError, FileNotFoundError, ImageDecodeError) as error:
+        # Bad input, a diverged run (NonFiniteLossError) or a mismatched checkpoint.
         logging.error("%s", error)
         return 1
     return 0

@@ -7,6 +7,7 @@ from keras_cartoon import cyclegan_losses
 from keras_cartoon.models.cyclegan_generators import build_generator
 from keras_cartoon.models.image_pool import ImagePool
 from keras_cartoon.models.patchgan import patchgan_discriminator
+from keras_cartoon.training.distribute import metric_results
 from keras_cartoon.training.precision import wrap_optimizer
 
 
@@ -99,7 +100,7 @@ class CycleGAN(keras.Model):
             image_size, discriminator_filters, discriminator_downsampling, name="discriminator_b"
         )
 
-        # === History pools (not saved: they refill within pool_size steps) ===
+        # === History pools (in training checkpoints, not in .keras files) ===
         image_shape = (image_size, image_size, 3)
         self._pool_a = ImagePool(pool_size, image_shape, seed=seed)
         self._pool_b = ImagePool(pool_size, image_shape, seed=seed + 1)
@@ -151,6 +152,14 @@ class CycleGAN(keras.Model):
         # Build the slots now, inside any strategy scope, not in the first traced step.
         self.generator_optimizer.build(self._generator_variables())
         self.discriminator_optimizer.build(self._discriminator_variables())
+
+    def history_pool_variables(self):
+        """Return `{name: variable}` of both history pools' state, for training checkpoints."""
+        variables = {}
+        for name, pool in (("pool_a", self._pool_a), ("pool_b", self._pool_b)):
+            if pool.pool_size:
+                variables.update({f"{name}_buffer": pool.buffer, f"{name}_count": pool.count, f"{name}_calls": pool.calls})
+        return variables
 
     def get_compile_config(self):
         # The custom compile() arguments are optimizers the trainer rebuilds
@@ -242,7 +251,7 @@ class CycleGAN(keras.Model):
         }
         for name, value in values.items():
             self.trackers[name].update_state(tf.reduce_mean(value))
-        return {m.name: m.result() for m in self.metrics}
+        return metric_results(self.metrics)
 
     def get_config(self):
         config = super().get_config()

@@ -9,6 +9,7 @@ from keras_cartoon.config import DataConfig, VAEConfig
 from keras_cartoon.kl_schedules import kl_weight_at, validate_kl_schedule
 from keras_cartoon.models.layers import ResidualBlock, Sampling, SoftClip
 from keras_cartoon.models.vae_presets import get_preset
+from keras_cartoon.training.distribute import metric_results
 
 # Four stride-2 stages each way, so the image side is 16x the 2-D latent grid side.
 NUM_DOWNSAMPLINGS = 4
@@ -260,7 +261,7 @@ class CartoonVAE(keras.Model):
         self.reconstruction_loss_tracker.update_state(step_losses["reconstruction_loss"])
         self.kl_loss_tracker.update_state(step_losses["kl_loss"])
         self.kl_weight_tracker.update_state(step_losses["kl_weight"])
-        return {metric.name: metric.result() for metric in self.metrics}
+        return metric_results(self.metrics)
 
     def encode(self, images):
         """Return the posterior `(z_mean, z_log_var)` of `images`, each `(B, latent_dim)`."""

@@ -2,7 +2,6 @@
 
 import dataclasses
 import json
-import math
 import pathlib
 
 import keras
@@ -22,8 +21,10 @@ from keras_cartoon.io_utils import write_text_atomic
 from keras_cartoon.metrics.image_quality import psnr
 from keras_cartoon.models.cyclegan import CycleGAN
 from keras_cartoon.schedules import LinearDecaySchedule
+from keras_cartoon.training import checkpointing
 from keras_cartoon.training import distribute
 from keras_cartoon.training import precision
+from keras_cartoon.training.resumable import fit_resumable
 
 LOSS_KEYS = (
     "total_generator_loss",
@@ -218,6 +219,9 @@ def train(
     steps_per_epoch=None,
     mixed_precision="float32",
     strategy="default",
+    tpu=None,
+    checkpoint_every_steps=CycleGANConfig.checkpoint_every_steps,
+    keep_checkpoints=CycleGANConfig.keep_checkpoints,
     verbose=0,
 ):
     """Train a CycleGAN from A to B and write every output under `model_dir`.
@@ -226,19 +230,65 @@ def train(
     `anime`). Writes `generator_a2b.keras`, `generator_b2a.keras`,
     `cyclegan.keras`, `history.csv`, `learning_curve.png`, `translations.png`,
     `diversity.png` and `metrics.json`, each atomically. `mixed_precision`
-    is a policy name for `precision.configure_precision` and `strategy` a
-    name for `distribute.get_strategy`.
+    is a policy name for `precision.configure_precision`, and the global
+    policy is restored on return. `strategy` and `tpu` go to
+    `distribute.get_strategy`, and `batch_size` is the global batch.
+
+    Checkpoints (weights, both optimizers with their schedule position and
+    loss scale, both history pools, RNG states) go to `model_dir/checkpoints`
+    at every epoch end and every `checkpoint_every_steps` steps, keeping the
+    newest `keep_checkpoints`. Calling again with the same `model_dir`
+    resumes; see `keras_cartoon.training.resumable`.
 
     Returns:
         The dict written to `metrics.json`.
     """
     config = config or CycleGANConfig()
     check_arguments(epochs, batch_size, image_size, config, steps_per_epoch)
-    model_dir = pathlib.Path(model_dir)
+    for flag, value in (("checkpoint_every_steps", checkpoint_every_steps), ("keep_checkpoints", keep_checkpoints)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"--{flag} must be an integer >= 1. Received: {flag}={value!r}")
+    previous_policy = keras.mixed_precision.global_policy()
+    try:
+        precision.configure_precision(mixed_precision)
+        return _train(
+            pathlib.Path(model_dir),
+            domain_a,
+            domain_b,
+            epochs,
+            batch_size,
+            image_size,
+            seed,
+            config,
+            steps_per_epoch,
+            distribute.get_strategy(strategy, tpu),
+            checkpoint_every_steps,
+            keep_checkpoints,
+            verbose,
+        )
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _train(
+    model_dir,
+    domain_a,
+    domain_b,
+    epochs,
+    batch_size,
+    image_size,
+    seed,
+    config,
+    steps_per_epoch,
+    strategy,
+    checkpoint_every_steps,
+    keep_checkpoints,
+    verbose,
+):
+    # Non-chief workers of a multi-worker run write to their own folder.
+    model_dir = distribute.output_dir(model_dir, strategy)
     model_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
-    precision.configure_precision(mixed_precision)
-    strategy = distribute.get_strategy(strategy)
     # The run's epochs and batch size replace the config defaults, so the log is accurate.
     config = dataclasses.replace(config, epochs=epochs, batch_size=batch_size)
     logging.info("CycleGAN config: %s, image_size=%d, seed=%d", dataclasses.asdict(config), image_size, seed)
@@ -267,8 +317,16 @@ def train(
         model = build_cyclegan(config, image_size, seed)
         generator_optimizer, discriminator_optimizer = build_optimizers(config, total_steps)
         model.compile(generator_optimizer=generator_optimizer, discriminator_optimizer=discriminator_optimizer)
+    optimizers = {"generator": model.generator_optimizer, "discriminator": model.discriminator_optimizer}
+    store = checkpointing.CheckpointStore(
+        model_dir / "checkpoints",
+        checkpointing.training_trackables(model, optimizers, extra={"history_pools": model.history_pool_variables()}),
+        keep=keep_checkpoints,
+    )
+    store.delete_temporary()
 
     num_grid = min(NUM_GRID_IMAGES, len(data.monitor_a), len(data.monitor_b))
+    history_csv = HistoryCSV(model_dir / "history.csv", model_dir / "learning_curve.png", LOSS_KEYS)
     callbacks = [
         DiversityMonitor(
             data.monitor_a,
@@ -276,14 +334,21 @@ def train(
             threshold=config.diversity_warning_threshold,
             plot_path=model_dir / "diversity.png",
         ),
-        HistoryCSV(model_dir / "history.csv", model_dir / "learning_curve.png", LOSS_KEYS),
+        history_csv,
     ]
     logging.info("Initial compilation of the train step can take a minute.")
-    model.fit(
+    state = fit_resumable(
+        model,
         data.dataset,
         epochs=epochs,
         steps_per_epoch=data.steps_per_epoch,
+        store=store,
+        checkpoint_every_steps=checkpoint_every_steps,
+        fixed_steps_per_epoch=True,
         callbacks=callbacks,
+        # history.csv is rebuilt from the checkpoint, so it never repeats or misses an epoch.
+        on_restore=lambda restored: history_csv.restore(restored.history),
+        before_save=lambda: distribute.average_non_trainable(model, strategy),
         verbose=verbose,
         shuffle=False,  # each domain is shuffled in the pipeline
     )
@@ -293,20 +358,20 @@ def train(
     save_model_atomic(model.generator_b2a, model_dir / "generator_b2a.keras")
     save_model_atomic(model, model_dir / "cyclegan.keras")
 
-    monitor = callbacks[0]
+    # The last epoch's logs, restored from the checkpoint when this call trained nothing.
+    last_epoch = state.history[max(state.history)]
     cycle = cycle_psnr(model, data.monitor_a, data.monitor_b)
     metrics = {
         direction: {
-            "diversity_ratio": monitor.history[f"diversity_{direction}"][-1],
+            "diversity_ratio": last_epoch[f"diversity_{direction}"],
             "cycle_psnr_db": cycle[direction],
         }
         for direction in ("a2b", "b2a")
     }
     metrics["epochs"] = epochs
     metrics["steps_per_epoch"] = data.steps_per_epoch
-    metrics["final_losses"] = {key: float(model.trackers[key].result()) for key in LOSS_KEYS}
-    if not all(math.isfinite(v) for v in metrics["final_losses"].values()):
-        logging.warning("Training produced non-finite losses: %s", metrics["final_losses"])
+    metrics["global_steps"] = state.global_step
+    metrics["final_losses"] = {key: last_epoch[key] for key in LOSS_KEYS}
     write_text_atomic(model_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     logging.info("Wrote outputs to %s: %s", model_dir, metrics)
     return metrics

@@ -71,3 +71,74 @@ def _tpu_strategy(tpu):
             f"grpc:// address. Received: tpu={tpu!r} ({type(error).__name__}: {error})"
         ) from error
     return tf.distribute.TPUStrategy(resolver)
+
+
+def worker_role(strategy):
+    """Return `(task_type, task_id)` of this process, or `(None, None)` outside a multi-worker cluster."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return None, None
+    return resolver.task_type, resolver.task_id
+
+
+def is_chief(strategy):
+    """Return True for the process that writes the outputs: the chief, or worker 0 when there is no chief."""
+    task_type, task_id = worker_role(strategy)
+    if task_type is None or task_type == "chief":
+        return True
+    cluster = strategy.cluster_resolver.cluster_spec().as_dict()
+    return task_type == "worker" and task_id == 0 and "chief" not in cluster
+
+
+def output_dir(model_dir, strategy):
+    """Return where this process writes: `model_dir` on the chief, `model_dir/workers/<type>-<id>` elsewhere.
+
+    Every worker of a `MultiWorkerMirroredStrategy` must save checkpoints and
+    models, because reading distributed variables runs collective operations
+    on all workers. Non-chief workers write to their own folder so they never
+    overwrite the chief's files.
+    """
+    if is_chief(strategy):
+        return model_dir
+    task_type, task_id = worker_role(strategy)
+    return model_dir / "workers" / f"{task_type}-{task_id}"
+
+
+def metric_results(metrics):
+    """Return `{metric.name: metric.result()}` for a `train_step` or `test_step`, shaped for the strategy.
+
+    Keras 3.15 reduces step outputs under a multi-worker strategy with
+    `strategy.reduce("MEAN", value, axis=0)`, which fails on scalars
+    ("Invalid reduction dimension 0"). There each result is returned with
+    shape `(1,)`, which that reduction averages over the workers to a scalar.
+    """
+    results = {metric.name: metric.result() for metric in metrics}
+    strategy = tf.distribute.get_strategy()
+    in_multi_worker_mode = getattr(strategy.extended, "_in_multi_worker_mode", lambda: False)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and in_multi_worker_mode():
+        results = {name: tf.reshape(value, (1,)) for name, value in results.items()}
+    return results
+
+
+def average_non_trainable(model, strategy):
+    """Average the float non-trainable variables (BatchNormalization moving statistics) over replicas.
+
+    Keras updates moving statistics on each replica from that replica's batch
+    only, so after a few steps the copies differ, and under a multi-worker
+    strategy each worker would save different statistics. Averaging the copies
+    makes them equal everywhere. The moving mean is linear in the batch means,
+    so its average equals the moving mean of the global batch means. The
+    averaged variance leaves out the spread between replica means, a small
+    underestimate. Run it in the cross-replica context, on every worker.
+    """
+    if strategy.num_replicas_in_sync == 1:
+        return
+    variables = [
+        v for v in model.non_trainable_variables if "float" in str(v.dtype) and "seed_generator" not in v.path
+    ]
+    if not variables:
+        return
+    per_replica = strategy.run(lambda: [tf.identity(v.value) for v in variables])
+    # One reduce per variable: the multi-worker strategy stacks a list into one tensor.
+    for variable, value in zip(variables, per_replica):
+        variable.assign(strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None))

@@ -10,17 +10,20 @@ import numpy as np
 from absl import logging
 
 from keras_cartoon import metrics as quality
-from keras_cartoon.callbacks import VAEMonitor
+from keras_cartoon.callbacks import VAEMonitor, write_history_csv
 from keras_cartoon.config import DataConfig, VAEConfig
 from keras_cartoon.data import demo_data_dir, image_folder_datasets, load_images
 from keras_cartoon.io_utils import atomic_write, write_text_atomic
 from keras_cartoon.models import CartoonVAE
-from keras_cartoon.training.distribute import get_strategy, log_devices
+from keras_cartoon.training import checkpointing
+from keras_cartoon.training.distribute import average_non_trainable, get_strategy, log_devices, output_dir
 from keras_cartoon.training.precision import configure_precision, wrap_optimizer
+from keras_cartoon.training.resumable import fit_resumable
 
 MODEL_FILENAME = "vae.keras"
 METRICS_FILENAME = "metrics.json"
 CONFIG_FILENAME = "train_config.json"
+CHECKPOINT_DIRNAME = "checkpoints"
 
 
 def _check_positive_int(name, value):
@@ -28,10 +31,15 @@ def _check_positive_int(name, value):
         raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
 
 
-def _check_arguments(epochs, batch_size, learning_rate, num_figure_images, validation_fraction):
+def _check_arguments(
+    epochs, batch_size, learning_rate, num_figure_images, validation_fraction, checkpoint_every_steps, keep_checkpoints
+):
     _check_positive_int("epochs", epochs)
     _check_positive_int("batch_size", batch_size)
     _check_positive_int("num_figure_images", num_figure_images)
+    _check_positive_int("keep_checkpoints", keep_checkpoints)
+    if checkpoint_every_steps is not None:
+        _check_positive_int("checkpoint_every_steps", checkpoint_every_steps)
     if not (isinstance(learning_rate, (int, float)) and math.isfinite(learning_rate) and learning_rate > 0):
         raise ValueError(f"`learning_rate` must be a finite number > 0. Received: learning_rate={learning_rate!r}")
     if not 0 < validation_fraction < 1:
@@ -98,6 +106,8 @@ def train_vae(
     strategy=VAEConfig.strategy,
     tpu=None,
     num_figure_images=VAEConfig.num_figure_images,
+    checkpoint_every_steps=VAEConfig.checkpoint_every_steps,
+    keep_checkpoints=VAEConfig.keep_checkpoints,
     verbose="auto",
 ):
     """Train a `CartoonVAE` and write its outputs to `model_dir`.
@@ -105,7 +115,9 @@ def train_vae(
     Writes `vae.keras`, `metrics.json`, `train_config.json`, and the
     `VAEMonitor` files (learning_curve.png, reconstructions.png, samples.png,
     history.csv) plus TensorBoard logs under `logs/`. Every file is replaced
-    atomically.
+    atomically. Checkpoints go to `checkpoints/`; calling again with the same
+    `model_dir` resumes from the newest one (see
+    `keras_cartoon.training.resumable`), so use a new `model_dir` to start over.
 
     Args:
         model_dir: output folder, created if missing.
@@ -115,6 +127,10 @@ def train_vae(
         mixed_precision: `"float32"`, `"mixed_float16"`, `"mixed_bfloat16"` or `"auto"`.
             The global Keras policy is restored on return.
         strategy, tpu: see `keras_cartoon.training.distribute.get_strategy`.
+            `batch_size` is the global batch, split evenly over the replicas.
+        checkpoint_every_steps: save a checkpoint every this many steps, as
+            well as at every epoch end; `None` saves at epoch ends only.
+        keep_checkpoints: newest checkpoints kept in `model_dir/checkpoints`.
         verbose: passed to `fit`; `"auto"` shows Keras's progress bar.
         Other arguments: see `CartoonVAE` and `image_folder_datasets`.
 
@@ -123,7 +139,9 @@ def train_vae(
         `reconstruction_psnr` (dB) and `reconstruction_ssim`, the validation
         `loss`, `reconstruction_loss` and `kl_loss`, image counts and timings.
     """
-    _check_arguments(epochs, batch_size, learning_rate, num_figure_images, validation_fraction)
+    _check_arguments(
+        epochs, batch_size, learning_rate, num_figure_images, validation_fraction, checkpoint_every_steps, keep_checkpoints
+    )
     model_dir = pathlib.Path(model_dir)
     model_kwargs = dict(
         image_size=image_size,
@@ -151,6 +169,8 @@ def train_vae(
         mixed_precision=mixed_precision,
         strategy=strategy,
         tpu=tpu,
+        checkpoint_every_steps=checkpoint_every_steps,
+        keep_checkpoints=keep_checkpoints,
     )
     logging.info("VAE training config: %s", json.dumps(run_config, sort_keys=True))
     log_devices()
@@ -166,11 +186,22 @@ def train_vae(
 
 def _train(model_dir, data_dir, model_kwargs, run_config, num_figure_images, verbose):
     distribution = get_strategy(run_config["strategy"], run_config["tpu"])
+    num_replicas = distribution.num_replicas_in_sync
+    if run_config["batch_size"] % num_replicas:
+        raise ValueError(
+            f"`batch_size` is the global batch and must be a multiple of the {num_replicas} replicas. "
+            f"Received: batch_size={run_config['batch_size']}"
+        )
+    # Non-chief workers of a multi-worker run write to their own folder.
+    model_dir = output_dir(model_dir, distribution)
 
     # === Data ===
     if data_dir is None:
         data_dir = demo_data_dir("cartoon")
         logging.info("No data_dir given: training on the offline demo set in %s.", data_dir)
+    # With several replicas every global batch must split evenly, so the last
+    # partial batch of an epoch is dropped (the shuffle changes which images).
+    drop_remainder = num_replicas > 1
     split = image_folder_datasets(
         data_dir,
         image_size=run_config["image_size"],
@@ -179,7 +210,22 @@ def _train(model_dir, data_dir, model_kwargs, run_config, num_figure_images, ver
         seed=run_config["seed"],
         center_crop_fraction=run_config["center_crop"],
         flip=run_config["flip"],
+        drop_remainder=drop_remainder,
     )
+    validation = split.validation
+    if drop_remainder:
+        # A partial batch gives some workers no images, and the collectives then fail.
+        if len(split.validation_paths) < run_config["batch_size"]:
+            raise ValueError(
+                f"With {num_replicas} replicas the {len(split.validation_paths)} validation images must fill "
+                "at least one global batch. Lower `batch_size` or raise `validation_fraction`. "
+                f"Received: batch_size={run_config['batch_size']}, "
+                f"validation_fraction={run_config['validation_fraction']}"
+            )
+        validation = validation.unbatch().batch(run_config["batch_size"], drop_remainder=True)
+    num_train = len(split.train_paths)
+    rounding = math.floor if drop_remainder else math.ceil
+    steps_per_epoch = rounding(num_train / run_config["batch_size"])
     figure_images = load_images(
         split.validation_paths[:num_figure_images], run_config["image_size"], run_config["center_crop"]
     )
@@ -188,23 +234,41 @@ def _train(model_dir, data_dir, model_kwargs, run_config, num_figure_images, ver
     with distribution.scope():
         model = CartoonVAE(**model_kwargs)
         model.compile(optimizer=wrap_optimizer(keras.optimizers.Adam(run_config["learning_rate"])))
+        # Built now so its slots exist for the checkpoint and inside the strategy scope.
+        model.optimizer.build(model.trainable_variables)
     model_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(model_dir / CONFIG_FILENAME, json.dumps(run_config, indent=2, sort_keys=True) + "\n")
+    store = checkpointing.CheckpointStore(
+        model_dir / CHECKPOINT_DIRNAME,
+        checkpointing.training_trackables(model, {"vae": model.optimizer}),
+        keep=run_config["keep_checkpoints"],
+    )
+    store.delete_temporary()
 
     # === Training ===
     timer = _EpochTimer()
     callbacks = [
         timer,
-        keras.callbacks.TerminateOnNaN(),
         VAEMonitor(model_dir, figure_images, seed=run_config["seed"], log_dir=model_dir / "logs"),
         keras.callbacks.TensorBoard(log_dir=str(model_dir / "logs"), write_graph=False),
     ]
-    logging.info("Training for %d epochs; the first step compiles the graph and is slower.", run_config["epochs"])
-    model.fit(
+    logging.info(
+        "Training for %d epochs of %d steps; the first step compiles the graph and is slower.",
+        run_config["epochs"],
+        steps_per_epoch,
+    )
+    state = fit_resumable(
+        model,
         split.train,
-        validation_data=split.validation,
         epochs=run_config["epochs"],
+        steps_per_epoch=steps_per_epoch,
+        store=store,
+        checkpoint_every_steps=run_config["checkpoint_every_steps"],
         callbacks=callbacks,
+        # history.csv is rebuilt from the checkpoint, so it never repeats or misses an epoch.
+        on_restore=lambda restored: write_history_csv(model_dir / "history.csv", restored.history),
+        before_save=lambda: average_non_trainable(model, distribution),
+        validation_data=validation,
         verbose=verbose,
         # The training dataset reshuffles itself every epoch.
         shuffle=False,
@@ -215,9 +279,8 @@ def _train(model_dir, data_dir, model_kwargs, run_config, num_figure_images, ver
     logging.info("Saved %s", model_dir / MODEL_FILENAME)
 
     # === Held-out metrics ===
-    validation_losses = model.evaluate(split.validation, return_dict=True, verbose=0)
+    validation_losses = model.evaluate(validation, return_dict=True, verbose=0)
     psnr, ssim = evaluate_reconstructions(model, split.validation)
-    num_train = len(split.train_paths)
     results = {
         "reconstruction_psnr": psnr,
         "reconstruction_ssim": ssim,
@@ -227,7 +290,9 @@ def _train(model_dir, data_dir, model_kwargs, run_config, num_figure_images, ver
         "num_train_images": num_train,
         "num_validation_images": len(split.validation_paths),
         "num_skipped_files": len(split.skipped),
-        "epochs_completed": len(timer.seconds),
+        "epochs_completed": state.epoch,
+        "global_steps": state.global_step,
+        # Epochs run by this process only: a resumed run omits earlier ones.
         "epoch_seconds": [round(s, 3) for s in timer.seconds],
         # Training images over the last epoch's wall time, validation included.
         # Unlike the first epoch, the last one excludes graph tracing.
