@@ -24,7 +24,8 @@ flags.DEFINE_string("output", None, "Path of the PNG to write.")
 
 
 def main(argv):
-    del argv
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected positional arguments: {' '.join(argv[1:])}. Pass options as --flag=value.")
     from PIL import Image
 
     from export import app_runner
@@ -35,6 +36,9 @@ def main(argv):
             raise ValueError(f"--model must be an existing .tflite file. Received: --model={FLAGS.model}")
         if not FLAGS.output:
             raise ValueError("--output is required: the path of the PNG to write.")
+        if pathlib.Path(FLAGS.output).is_dir():
+            raise ValueError(f"--output must be a file path, not a folder. Received: --output={FLAGS.output}")
+        io_utils.check_output_dir(pathlib.Path(FLAGS.output).parent, "--output", received=FLAGS.output)
         if (FLAGS.input is None) == (FLAGS.seed is None):
             raise ValueError(f"Pass exactly one of --input (generators) and --seed (decoders). Received: --input={FLAGS.input}, --seed={FLAGS.seed}")
         pixels = app_runner.run_file(FLAGS.model, FLAGS.input, FLAGS.seed)

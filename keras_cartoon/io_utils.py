@@ -42,6 +42,33 @@ def atomic_write(path, suffix=None):
         raise
 
 
+def check_output_dir(path, flag_name, received=None):
+    """Raise a ValueError naming `flag_name` when the folder `path` cannot be created or written.
+
+    Nothing is created, so a run that fails later on bad data leaves no empty
+    folder. Call it before any expensive work (data scan, model build).
+    `received` is the flag value shown in the message, `path` by default.
+    """
+    path = pathlib.Path(path)
+    if path.exists() and not path.is_dir():
+        problem = "is an existing file, not a folder"
+    else:
+        # The nearest existing ancestor decides whether the missing part can be created.
+        ancestor = path.absolute()
+        while not ancestor.exists():
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            problem = f"cannot be created because {ancestor} is a file, not a folder"
+        elif not os.access(ancestor, os.W_OK | os.X_OK):
+            problem = f"cannot be written because {ancestor} is not writable"
+        else:
+            return
+    raise ValueError(
+        f"Output folder {path} {problem}. Pass a new or existing folder path that you can write. "
+        f"Received: {flag_name}={str(path if received is None else received)!r}"
+    )
+
+
 def write_text_atomic(path, text):
     with atomic_write(path) as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -114,9 +114,16 @@ def test_trainer_names_bad_configs_flag(tmp_path):
 
 
 def test_trainer_config_names_match_library():
-    from trainers import ablate_vae
+    # A subprocess: importing a trainer defines absl flags process-wide, which
+    # would collide with other binaries' flags in this pytest worker.
+    completed = subprocess.run(
+        [sys.executable, "-c", "from trainers import ablate_vae; print(','.join(ablate_vae._CONFIG_NAMES))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
 
-    assert ablate_vae._CONFIG_NAMES == list(ablation.ABLATION_CONFIGS)
+    assert completed.stdout.strip().split(",") == list(ablation.ABLATION_CONFIGS)
 
 
 def test_has_diverged_detects_nan_weights():

@@ -256,7 +256,8 @@ def scan_image_folder(data_dir, strict=False, max_pixels=DataConfig.max_pixels, 
             f"strict=False to skip them with a logged count. "
             f"Received: data_dir={display_path(data_dir)!r}"
         )
-    _log_summary(root, result, len(files) + len(skipped))
+    # `skipped` already contains the files that failed classification, so count each file once.
+    _log_summary(root, result, len(paths) + len(skipped))
     if not paths:
         count_text = ", ".join(f"{k}: {v}" for k, v in sorted(result.skip_counts().items()))
         raise ValueError(

@@ -21,7 +21,7 @@ from absl import logging
 from keras_cartoon import metrics as quality
 from keras_cartoon.config import DataConfig, VAEConfig
 from keras_cartoon.data import image_folder_datasets, load_images
-from keras_cartoon.io_utils import atomic_write, load_model_safely, write_text_atomic
+from keras_cartoon.io_utils import atomic_write, check_output_dir, load_model_safely, write_text_atomic
 from keras_cartoon.kl_schedules import kl_weight_at
 from keras_cartoon.latent import decode_latents, save_latent_figures
 from keras_cartoon.models import CartoonVAE
@@ -281,6 +281,7 @@ def run_ablation(
         raise ValueError(f"long_rounds must be at least 1. Received: long_rounds={long_rounds}")
     if time_budget_s is not None and not time_budget_s > 0:
         raise ValueError(f"time_budget_s must be positive or None. Received: time_budget_s={time_budget_s}")
+    check_output_dir(output_dir, "output_dir")
     output_dir = pathlib.Path(output_dir)
     settings = dict(
         data_dir=str(data_dir),

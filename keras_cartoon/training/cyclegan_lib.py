@@ -17,6 +17,7 @@ from keras_cartoon.cyclegan_callbacks import HistoryCSV
 from keras_cartoon.cyclegan_callbacks import translate
 from keras_cartoon.cyclegan_callbacks import write_translation_grid
 from keras_cartoon.io_utils import atomic_write
+from keras_cartoon.io_utils import check_output_dir
 from keras_cartoon.io_utils import write_text_atomic
 from keras_cartoon.metrics.image_quality import psnr
 from keras_cartoon.models.cyclegan import CycleGAN
@@ -248,6 +249,7 @@ def train(
     for flag, value in (("checkpoint_every_steps", checkpoint_every_steps), ("keep_checkpoints", keep_checkpoints)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ValueError(f"--{flag} must be an integer >= 1. Received: {flag}={value!r}")
+    check_output_dir(model_dir, "model_dir")
     previous_policy = keras.mixed_precision.global_policy()
     try:
         precision.configure_precision(mixed_precision)

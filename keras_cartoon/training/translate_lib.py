@@ -8,6 +8,7 @@ from PIL import Image
 
 from keras_cartoon import data as data_lib
 from keras_cartoon.io_utils import atomic_write
+from keras_cartoon.io_utils import check_output_dir
 from keras_cartoon.io_utils import load_model_safely
 from keras_cartoon.visualize import to_uint8
 
@@ -43,6 +44,7 @@ def translate_files(generator_path, input_path, output_dir, safe_mode=True):
     Returns:
         `(written, skipped)`: lists of output paths and of `(input, reason)` pairs.
     """
+    check_output_dir(output_dir, "output_dir")
     generator = load_model_safely(generator_path, safe_mode=safe_mode)
     image_size = generator.input_shape[1]
     if image_size is None:

@@ -13,7 +13,7 @@ from keras_cartoon import metrics as quality
 from keras_cartoon.callbacks import VAEMonitor, write_history_csv
 from keras_cartoon.config import DataConfig, VAEConfig
 from keras_cartoon.data import demo_data_dir, image_folder_datasets, load_images
-from keras_cartoon.io_utils import atomic_write, write_text_atomic
+from keras_cartoon.io_utils import atomic_write, check_output_dir, write_text_atomic
 from keras_cartoon.models import CartoonVAE
 from keras_cartoon.training import checkpointing
 from keras_cartoon.training.distribute import average_non_trainable, get_strategy, log_devices, output_dir
@@ -142,6 +142,7 @@ def train_vae(
     _check_arguments(
         epochs, batch_size, learning_rate, num_figure_images, validation_fraction, checkpoint_every_steps, keep_checkpoints
     )
+    check_output_dir(model_dir, "model_dir")
     model_dir = pathlib.Path(model_dir)
     model_kwargs = dict(
         image_size=image_size,
