@@ -80,7 +80,7 @@ class InferenceTask:
     ):
         import keras
 
-        from benchmarks.subpixel import subpixel_decoder
+        from export.subpixel import subpixel_decoder
         from export import parts as parts_lib
         from keras_cartoon.models.cyclegan_generators import resnet_generator
         from keras_cartoon.models.vae import CartoonVAE

@@ -46,6 +46,12 @@ flags.DEFINE_integer("num_calibration_samples", 100, "Inputs used to calibrate i
 flags.DEFINE_integer("num_verification_samples", 8, "Inputs each file is compared with Keras on.")
 flags.DEFINE_integer("latency_runs", 10, "Timed batch-1 invocations per file; the report gives the median.")
 flags.DEFINE_integer("seed", 0, "Seed of the latent draws and synthetic images.")
+flags.DEFINE_bool(
+    "subpixel_decoder",
+    True,
+    "Convert the decoder's 4x4 stride-2 transposed convolutions to sub-pixel convolutions in the TFLite "
+    "files: the same outputs, about 3x faster on CPU. The SavedModel keeps the original layers.",
+)
 flags.DEFINE_bool("unsafe_load", False, "Load `.keras` files that contain Python code (Lambda layers). Only for files you trust.")
 
 
@@ -100,6 +106,7 @@ def main(argv):
             latency_runs=FLAGS.latency_runs,
             seed=FLAGS.seed,
             unsafe_load=FLAGS.unsafe_load,
+            subpixel_decoder=FLAGS.subpixel_decoder,
         )
         result = pipeline.export_model(FLAGS.model, FLAGS.output_dir, options)
     except (ValueError, FileNotFoundError) as error:

@@ -188,7 +188,7 @@ def _randomize_batchnorm_statistics(model, rng):
 
 
 def test_subpixel_decoder_matches_keras_decoder():
-    from benchmarks.subpixel import subpixel_decoder
+    from export.subpixel import subpixel_decoder
     from keras_cartoon.models.vae import CartoonVAE
 
     rng = np.random.default_rng(0)

@@ -227,3 +227,15 @@ def test_failed_export_keeps_previous_export(vae_path, tmp_path, monkeypatch):
     assert (tmp_path / "decoder" / "decoder_float32.tflite").read_bytes() == previous
     assert not (tmp_path / "decoder" / "decoder_float16.tflite").exists()
     assert (tmp_path / "report.json").read_text() == previous_report
+
+
+@pytest.mark.parametrize("subpixel_decoder", [True, False])
+def test_decoder_subpixel_option_sets_ops(vae_path, tmp_path, subpixel_decoder):
+    options = pipeline.ExportOptions(quantizations=("float32",), subpixel_decoder=subpixel_decoder, **FAST)
+
+    result = pipeline.export_model(vae_path, tmp_path, options)
+
+    (decoder_result,) = result.results
+    assert decoder_result.passed
+    assert ("TRANSPOSE_CONV" in decoder_result.ops) is not subpixel_decoder
+    assert ("DEPTH_TO_SPACE" in decoder_result.ops) is subpixel_decoder

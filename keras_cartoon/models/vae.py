@@ -7,7 +7,7 @@ from keras import ops
 from keras_cartoon import losses
 from keras_cartoon.config import DataConfig, VAEConfig
 from keras_cartoon.kl_schedules import kl_weight_at, validate_kl_schedule
-from keras_cartoon.models.layers import ResidualBlock, Sampling, SoftClip
+from keras_cartoon.models.layers import FusedBatchNormalization, ResidualBlock, Sampling, SoftClip
 from keras_cartoon.models.vae_presets import get_preset
 from keras_cartoon.training.distribute import metric_results
 
@@ -29,7 +29,7 @@ def build_encoder(image_size, filters, num_residual_blocks, latent_dim, seed=Non
         x = keras.layers.Conv2D(
             stage_filters, 4, strides=2, padding="same", use_bias=False, name=f"encoder_conv_{stage}"
         )(x)
-        x = keras.layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=f"encoder_bn_{stage}")(x)
+        x = FusedBatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=f"encoder_bn_{stage}")(x)
         x = keras.layers.ReLU(name=f"encoder_relu_{stage}")(x)
         for block in range(1, num_residual_blocks + 1):
             x = ResidualBlock(stage_filters, name=f"encoder_residual_{stage}_{block}")(x)
@@ -58,7 +58,7 @@ def build_decoder(image_size, filters, num_residual_blocks, latent_dim):
         x = keras.layers.Conv2DTranspose(
             stage_filters, 4, strides=2, padding="same", use_bias=False, name=f"decoder_deconv_{stage}"
         )(x)
-        x = keras.layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=f"decoder_bn_{stage}")(x)
+        x = FusedBatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=f"decoder_bn_{stage}")(x)
         x = keras.layers.ReLU(name=f"decoder_relu_{stage}")(x)
         for block in range(1, num_residual_blocks + 1):
             x = ResidualBlock(stage_filters, name=f"decoder_residual_{stage}_{block}")(x)
