@@ -45,7 +45,9 @@ def _machine_section(results):
         f"- Load average (1, 5, 15 min) at start: {load_start}; at end: {load_end}.",
     ]
     cores = machine["logical_cores"] or 1
-    if load_start and max(load_start[0], (load_end or [0])[0]) > 0.5 * cores:
+    # Only the load at the start counts: during the run the benchmark's own
+    # worker keeps every core busy, so the load at the end is always high.
+    if load_start and load_start[0] > 0.5 * cores:
         lines.append(
             "- **The machine was busy with other processes during this run**, so absolute numbers are "
             "low and noisy. PyTorch's 2-thread OpenMP pool slows down far more than TensorFlow's under "
@@ -90,7 +92,7 @@ def _targets_section(results):
 
     inference = sections.get("inference", {})
     if inference.get("status") == "ok":
-        for part, label in (("decoder", "Decoder"), ("decoder_subpixel", "Decoder with sub-pixel convolutions (experiment)")):
+        for part, label in (("decoder", "Decoder with transposed convolutions"), ("decoder_subpixel", "Decoder with sub-pixel convolutions (what `python -m export` writes)")):
             latency = inference["contenders"].get(f"{part}/float32", {}).get("latency_ms")
             if latency is None:
                 continue
@@ -163,7 +165,7 @@ def _inference_section(section):
         "alternated. A TFLite call is `set_tensor` + `invoke` + `get_tensor` on a LiteRT `Interpreter`. "
         "`keras_predict_on_batch` is `Model.predict_on_batch`, `keras_call` is an eager `model(x)`. "
         "Weights are freshly initialised, so the int8 error column does not predict the error of a trained model. "
-        "`decoder_subpixel` is an export experiment (`benchmarks/subpixel.py`): the same decoder with each 4x4 "
+        "`decoder_subpixel` is the form `python -m export` writes by default (`export/subpixel.py`): the same decoder with each 4x4 "
         "stride-2 transposed convolution rewritten as a 3x3 convolution to 4x the channels plus `depth_to_space`, "
         "and BatchNormalization folded in. Its error column compares it with the Keras decoder.",
         "",
