@@ -1,5 +1,6 @@
 """Tests of the benchmark harness on a tiny configuration: structure only, never speed."""
 
+import importlib.util
 import json
 import os
 
@@ -17,6 +18,14 @@ from tests.conftest import CARTOONSET_DIR
 from tests.conftest import require_dir
 
 TINY_SECTIONS = ("vae", "flops")
+
+
+# PyTorch is the benchmark's other contender and comes with the `bench` extra
+# (`make test` installs it); a plain `pip install -e .[test]` lacks it.
+needs_torch = pytest.mark.skipif(
+    importlib.util.find_spec("torch") is None,
+    reason="PyTorch is not installed; install the bench extra: pip install -e '.[test,bench]'",
+)
 
 
 def _check_results_json(results):
@@ -55,6 +64,7 @@ def _check_flops_section(section):
     assert section["peak_gflops"] > 0
 
 
+@needs_torch
 def test_tiny_run_writes_valid_outputs(tmp_path):
     # One test for the whole run, so pytest-xdist never runs the harness twice.
     settings = settings_lib.tiny_settings(sections=TINY_SECTIONS)
@@ -94,6 +104,7 @@ def test_rotated_gives_each_contender_first_turn():
     assert firsts == names
 
 
+@needs_torch
 def test_vae_train_flops_formula_from_layer_shapes():
     import torch
 
@@ -106,6 +117,7 @@ def test_vae_train_flops_formula_from_layer_shapes():
     assert flops.vae_train_flops(layers) == 2 * (3 * sum(macs for _, macs in layers) - layers[0][1])
 
 
+@needs_torch
 def test_torch_generator_output_matches_keras_shape():
     import torch
 
