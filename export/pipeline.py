@@ -72,14 +72,25 @@ def check_quantizations(quantizations):
 
 
 def check_output_dir(output_dir):
-    """Create `output_dir` if needed and raise ValueError when it cannot be written."""
+    """Raise ValueError when `output_dir` cannot be created or written.
+
+    Folders created for the check are removed again, so a run that fails
+    later leaves no empty output folder behind.
+    """
     output_dir = pathlib.Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise ValueError(f"The output path exists and is not a folder. Received: output_dir={str(output_dir)!r}")
+    first_missing = None
+    for folder in [output_dir, *output_dir.parents]:
+        if folder.exists():
+            break
+        first_missing = folder
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=output_dir):
             pass
+        if first_missing is not None:
+            shutil.rmtree(first_missing)
     except OSError as error:
         raise ValueError(
             f"The output folder cannot be written ({error.strerror or error}). Choose another "
@@ -115,9 +126,20 @@ def export_model(model_path, output_dir, options=None):
     """
     options = options or ExportOptions()
     check_quantizations(options.quantizations)
-    check_output_dir(output_dir)
     output_dir = pathlib.Path(output_dir)
+    created_output_dir = not output_dir.exists()
+    check_output_dir(output_dir)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        return _export_into(model_path, output_dir, options)
+    except BaseException:
+        # A folder this call created and left empty would read as an export.
+        if created_output_dir and output_dir.is_dir() and not any(output_dir.iterdir()):
+            output_dir.rmdir()
+        raise
 
+
+def _export_into(model_path, output_dir, options):
     model = io_utils.load_model_safely(model_path, safe_mode=not options.unsafe_load)
     parts = parts_lib.resolve_parts(model, options.parts or None)
     check_calibration_source(parts, options)

@@ -245,6 +245,8 @@ def test_export_rejects_bad_model_file(vae_file, tmp_path, kind):
     assert str(model_path) in output
     assert "Traceback" not in output
     assert _written_files(tmp_path / "out") == []
+    # The export created the folder, so a failed export removes it again.
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(
