@@ -7,57 +7,21 @@ contenders are unaffected. A patch that helps is a candidate for the library.
 statistics with `tf.nn.moments` and normalises with `tf.nn.batch_normalization`,
 about ten separate elementwise ops forward and more backward. TensorFlow's
 `FusedBatchNormV3` (oneDNN kernel on CPU) does statistics, normalisation and
-their gradient in one op each. The patch uses it for 4-D channels-last float32
-inputs without a mask or renorm, and falls back to the Keras code otherwise.
+their gradient in one op each. The patch runs
+`keras_cartoon.models.layers.fused_batch_norm_call`, the code behind the
+library's `FusedBatchNormalization`, in every Keras `BatchNormalization`.
 """
 
 import keras
 
 
 def _fused_call(original_call):
-    import tensorflow as tf
+    from keras_cartoon.models.layers import fused_batch_norm_call
 
     def call(self, inputs, training=None, mask=None):
-        fusable = (
-            mask is None
-            and not self.renorm
-            and not self.synchronized
-            and len(inputs.shape) == 4
-            and self.axis in (-1, 3)
-            and inputs.dtype == tf.float32
-            and self.scale
-            and self.center
-        )
-        if not fusable:
+        outputs = fused_batch_norm_call(self, inputs, training=training, mask=mask)
+        if outputs is None:
             return original_call(self, inputs, training=training, mask=mask)
-
-        if training and self.trainable:
-            # exponential_avg_factor makes the op return the updated moving
-            # statistics: (1 - factor) * old + factor * batch. TF applies
-            # Bessel's correction to the batch variance here, which Keras does
-            # not, a relative change of 1 / (N*H*W - 1) to the moving variance.
-            outputs, moving_mean, moving_variance = tf.compat.v1.nn.fused_batch_norm(
-                inputs,
-                self.gamma,
-                self.beta,
-                mean=self.moving_mean,
-                variance=self.moving_variance,
-                epsilon=self.epsilon,
-                is_training=True,
-                exponential_avg_factor=1.0 - self.momentum,
-            )
-            self.moving_mean.assign(moving_mean)
-            self.moving_variance.assign(moving_variance)
-            return outputs
-        outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
-            inputs,
-            self.gamma,
-            self.beta,
-            mean=self.moving_mean,
-            variance=self.moving_variance,
-            epsilon=self.epsilon,
-            is_training=False,
-        )
         return outputs
 
     return call

@@ -59,8 +59,8 @@ def test_pool_batch_partially_fills():
     assert _ids(pool.query(batch)) == [1, 2]
     assert int(pool.count.numpy()) == 2
 
-    # One free slot: image 3 fills it; image 4 comes back or swaps with 1 or 2,
-    # never with the slot image 3 is filling in the same batch.
+    # One free slot, which image 3 fills. Image 4 comes back or swaps with 1 or
+    # 2, never with the slot that image 3 fills in the same batch.
     for values in [(3, 4)] + [(v, v + 1) for v in range(10, 60, 2)]:
         returned = _ids(pool.query(np.concatenate([_image(v) for v in values])))
         assert 0 not in returned, "a swap returned an empty slot"

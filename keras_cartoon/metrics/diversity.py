@@ -10,7 +10,7 @@ about as much as real images do. A ratio near 0 means the generator maps
 different inputs to nearly the same image, the signature of mode collapse.
 
 Limits: MS-SSIM compares luminance, contrast and structure at a few scales,
-so a ratio near 1 says nothing about realism or about whether the outputs
+so a ratio near 1 shows nothing about realism or about whether the outputs
 match the target domain (an identity mapping scores about 1 when both domains
 vary alike). It is noisy for small sets (16 images give 120 pairs). A ratio
 above 1 is possible: noisy or artefact-ridden outputs vary more than real

@@ -22,10 +22,10 @@ class ImagePool:
     keeps its own pool. Randomness is stateless, from `(seed, call counter,
     replica id)`, so a fixed seed gives a fixed sequence of choices.
 
-    NOTE: all images of one batch are decided in parallel, so when two images
-    of a batch draw the same slot only one of them is stored, and a swap never
-    returns an image stored by the same batch (the reference implementation
-    loops image by image). Image `i` of a batch that arrives while the pool
+    NOTE: all images of one batch are decided in parallel. When two images of
+    a batch draw the same slot, only one of them is stored. A swap never
+    returns an image stored by the same batch, whereas the reference
+    implementation loops image by image. Image `i` of a batch that arrives while the pool
     fills takes slot `count + i`.
 
     Args:

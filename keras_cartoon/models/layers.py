@@ -121,16 +121,65 @@ class SoftClip(keras.layers.Layer):
         return config
 
 
+def fused_batch_norm_call(layer, inputs, training=None, mask=None):
+    """Run a `BatchNormalization` layer through TensorFlow's fused kernel.
+
+    Returns the outputs, or None when the fused op does not apply: inputs that
+    are not float32 4-D channels-last, a mask, renorm, synchronized statistics,
+    or a layer without scale or center. The caller then runs the Keras code.
+    """
+    fusable = (
+        mask is None
+        and not layer.renorm
+        and not layer.synchronized
+        and len(inputs.shape) == 4
+        and layer.axis in (-1, 3)
+        and inputs.dtype == tf.float32
+        and layer.scale
+        and layer.center
+    )
+    if not fusable:
+        return None
+
+    if training and layer.trainable:
+        # exponential_avg_factor makes the op return the updated moving
+        # statistics: (1 - factor) * old + factor * batch.
+        outputs, moving_mean, moving_variance = tf.compat.v1.nn.fused_batch_norm(
+            inputs,
+            layer.gamma,
+            layer.beta,
+            mean=layer.moving_mean,
+            variance=layer.moving_variance,
+            epsilon=layer.epsilon,
+            is_training=True,
+            exponential_avg_factor=1.0 - layer.momentum,
+        )
+        layer.moving_mean.assign(moving_mean)
+        layer.moving_variance.assign(moving_variance)
+        return outputs
+
+    outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
+        inputs,
+        layer.gamma,
+        layer.beta,
+        mean=layer.moving_mean,
+        variance=layer.moving_variance,
+        epsilon=layer.epsilon,
+        is_training=False,
+    )
+    return outputs
+
+
 @keras.saving.register_keras_serializable(package="keras_cartoon")
 class FusedBatchNormalization(keras.layers.BatchNormalization):
     """`BatchNormalization` that runs TensorFlow's fused kernel where it can.
 
     Keras 3.15 normalises with about ten separate element-wise ops forward and
-    more backward; `FusedBatchNormV3` (a oneDNN kernel on CPU) does statistics,
+    more backward. `FusedBatchNormV3` (a oneDNN kernel on CPU) does statistics,
     normalisation and their gradient in one op each. It took the baseline VAE's
     training from 743 to 926 images/s at batch 64 on a 2-core x86 CPU
     (benchmarks/run.py, contender `keras_fused_bn`). The fused path covers
-    float32 4-D channels-last inputs with scale and center and no mask; any
+    float32 4-D channels-last inputs with scale and center and no mask. Any
     other case (a Dense output, mixed precision) runs the Keras code. Weights
     and config are those of `keras.layers.BatchNormalization`.
 
@@ -139,46 +188,8 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     one: a relative difference of 1 / (batch * height * width - 1).
     """
 
-    def _can_fuse(self, inputs, mask):
-        return (
-            mask is None
-            and not self.renorm
-            and not self.synchronized
-            and len(inputs.shape) == 4
-            and self.axis in (-1, 3)
-            and inputs.dtype == tf.float32
-            and self.scale
-            and self.center
-        )
-
     def call(self, inputs, training=None, mask=None):
-        if not self._can_fuse(inputs, mask):
+        outputs = fused_batch_norm_call(self, inputs, training=training, mask=mask)
+        if outputs is None:
             return super().call(inputs, training=training, mask=mask)
-
-        if training and self.trainable:
-            # exponential_avg_factor makes the op return the updated moving
-            # statistics: (1 - factor) * old + factor * batch.
-            outputs, moving_mean, moving_variance = tf.compat.v1.nn.fused_batch_norm(
-                inputs,
-                self.gamma,
-                self.beta,
-                mean=self.moving_mean,
-                variance=self.moving_variance,
-                epsilon=self.epsilon,
-                is_training=True,
-                exponential_avg_factor=1.0 - self.momentum,
-            )
-            self.moving_mean.assign(moving_mean)
-            self.moving_variance.assign(moving_variance)
-            return outputs
-
-        outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
-            inputs,
-            self.gamma,
-            self.beta,
-            mean=self.moving_mean,
-            variance=self.moving_variance,
-            epsilon=self.epsilon,
-            is_training=False,
-        )
         return outputs
